@@ -1,0 +1,91 @@
+import type { HostPolicy } from './config/types.ts';
+import { Breaker } from './policy/breaker.ts';
+import { RetryBudget } from './policy/budget.ts';
+import type { Telemetry } from './telemetry/events.ts';
+
+/** The state Fender keeps per concrete upstream host: one bad subdomain never trips another. */
+export class HostState {
+  readonly host: string;
+  readonly key: string;
+  readonly policyHash: string;
+  readonly breaker: Breaker;
+  readonly budget: RetryBudget;
+  /** Requests to this host in flight now: the per-host bulkhead. */
+  inFlight = 0;
+
+  constructor(host: string, policy: HostPolicy, telemetry: Telemetry) {
+    this.host = host;
+    this.key = policy.key;
+    this.policyHash = policy.hash;
+    this.budget = new RetryBudget(policy.retry.budget);
+    this.breaker = new Breaker(policy.breaker, {
+      onTransition: (event) => telemetry.breakerTransition({ ...event, hostKey: policy.key, host }),
+    });
+  }
+}
+
+/**
+ * Concrete hosts matched by wildcard keys or passed through are named by the
+ * application, so their number is capped; past the cap the oldest idle
+ * state goes (an idle host has a closed breaker, no override, nothing in flight).
+ */
+const MAX_DYNAMIC_HOSTS = 10_000;
+
+/**
+ * Per-host state across config reloads: a host whose policy hash is
+ * unchanged keeps its breaker and budget; a changed policy starts them anew
+ * but keeps an operator's breaker override.
+ */
+export class HostStates {
+  readonly #states = new Map<string, HostState>();
+  readonly #telemetry: Telemetry;
+
+  constructor(telemetry: Telemetry) {
+    this.#telemetry = telemetry;
+  }
+
+  /** Returns the state for `host` under `policy`, creating or renewing it. */
+  get(host: string, policy: HostPolicy): HostState {
+    const state = this.#states.get(host);
+    if (state !== undefined && state.policyHash === policy.hash) return state;
+
+    const renewed = new HostState(host, policy, this.#telemetry);
+    if (state !== undefined) {
+      const view = state.breaker.view();
+      if (view.mode !== 'auto') renewed.breaker.force(view.mode, view.overrideUntil ?? undefined);
+    } else if (host !== policy.key && this.#states.size >= MAX_DYNAMIC_HOSTS) {
+      this.#evictIdle();
+    }
+    this.#states.set(host, renewed);
+
+    return renewed;
+  }
+
+  /** The state of `host` if one exists, without creating it. */
+  peek(host: string): HostState | undefined {
+    return this.#states.get(host);
+  }
+
+  values(): IterableIterator<HostState> {
+    return this.#states.values();
+  }
+
+  /** Drops hosts for which `keep` is false (hosts removed from the config). */
+  prune(keep: (state: HostState) => boolean): void {
+    for (const [host, state] of this.#states) {
+      if (!keep(state)) this.#states.delete(host);
+    }
+  }
+
+  #evictIdle(): void {
+    for (const [host, state] of this.#states) {
+      if (host === state.key || state.inFlight > 0) continue;
+      const view = state.breaker.view();
+      if (view.state === 'closed' && view.mode === 'auto') {
+        this.#states.delete(host);
+
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,219 @@
+import { Readable, Writable } from 'node:stream';
+import { isIP } from 'node:net';
+import type { AttemptOutcome } from '../policy/outcome.ts';
+import type { RetryDecision } from '../policy/retry.ts';
+import { formatDeadlineHeader } from './deadline.ts';
+import { guardedLookup, isForbiddenPassthroughAddress, isLocalAddress } from './destination.ts';
+import { FenderError } from './errors.ts';
+import { AbortReason, type Exchange } from './exchange.ts';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import type { RequestBody } from './request-body.ts';
+import {
+  attempt,
+  classifyError,
+  errorCode,
+  outcomeOfFailure,
+  type PoolOptions,
+  type Pools,
+} from './upstream.ts';
+
+/** How one attempt ended, as the retry step sees it. */
+export type AttemptEnd =
+  /** The response went to the client in full. */
+  | { readonly kind: 'done'; readonly outcome: AttemptOutcome }
+  /** The response was drained, not sent: another attempt follows. */
+  | { readonly kind: 'retry'; readonly delayMs: number; readonly reason: string }
+  /** Headers went out, then the body failed; the client connection was cut. `outcome` is unset when the client left. */
+  | { readonly kind: 'aborted'; readonly outcome?: AttemptOutcome; readonly detail: string }
+  /** Nothing went to the client. `outcome` is unset when the request was aborted locally. */
+  | {
+      readonly kind: 'failed';
+      readonly outcome?: AttemptOutcome;
+      readonly detail: string;
+      readonly forbidden?: FenderError;
+    };
+
+export interface AttemptHooks {
+  /** Decides at the response headers whether this answer is final. */
+  decide(outcome: AttemptOutcome, retryAfter: string | string[] | undefined): RetryDecision;
+}
+
+/** Drains the body of a response that will be retried, keeping its connection reusable. */
+function discard(): Writable {
+  return new Writable({
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
+}
+
+function bodyOf(body: RequestBody): Buffer | Readable | null {
+  switch (body.kind) {
+    case 'none':
+      return null;
+    case 'buffer':
+      return body.data;
+    case 'stream':
+      return Readable.from(body.chunks, { objectMode: false });
+  }
+}
+
+const PASSTHROUGH_LOOKUP = guardedLookup(
+  isForbiddenPassthroughAddress,
+  'passthrough hosts may not reach loopback, link-local or this pod',
+);
+
+/** Connect options for the exchange's upstream, with the destination guards it needs. */
+function poolOptions(x: Exchange, ownPorts: ReadonlySet<number>, origin: URL): PoolOptions {
+  const route = x.route as NonNullable<Exchange['route']>;
+  const connectMs = route.policy.timeouts.connectMs;
+  if (!route.configured) {
+    if (
+      isIP(origin.hostname.replace(/^\[|\]$/g, '')) !== 0 &&
+      isForbiddenPassthroughAddress(origin.hostname.replace(/^\[|\]$/g, ''))
+    ) {
+      throw new FenderError(
+        'destination_forbidden',
+        `${route.host} is a loopback, link-local or local address`,
+      );
+    }
+
+    return { connectMs, lookup: PASSTHROUGH_LOOKUP, lookupKey: 'passthrough' };
+  }
+  const port = Number(origin.port === '' ? (origin.protocol === 'https:' ? 443 : 80) : origin.port);
+  if (!ownPorts.has(port)) return { connectMs, lookupKey: '' };
+
+  // The upstream shares a port with one of Fender's listeners: allowed only
+  // when it does not resolve to this machine.
+  const literal = origin.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(literal) !== 0 && isLocalAddress(literal)) {
+    throw new FenderError(
+      'destination_forbidden',
+      `${route.upstream} is one of Fender's own listeners`,
+    );
+  }
+
+  return {
+    connectMs,
+    lookup: guardedLookup(
+      isLocalAddress,
+      `port ${port} on this machine is one of Fender's own listeners`,
+    ),
+    lookupKey: `own:${port}`,
+  };
+}
+
+/**
+ * Sends one attempt upstream and streams its answer to the client, unless
+ * `hooks.decide` chooses to retry. Never throws for upstream failures: they
+ * come back as an AttemptEnd.
+ */
+export async function sendUpstreamAttempt(
+  pools: Pools,
+  ownPorts: ReadonlySet<number>,
+  x: Exchange,
+  body: RequestBody,
+  hooks: AttemptHooks,
+): Promise<AttemptEnd> {
+  const route = x.route as NonNullable<Exchange['route']>;
+  const target = x.target as NonNullable<Exchange['target']>;
+  const origin = new URL(route.upstream);
+  let options: PoolOptions;
+  try {
+    options = poolOptions(x, ownPorts, origin);
+  } catch (error) {
+    return { kind: 'failed', detail: (error as Error).message, forbidden: error as FenderError };
+  }
+  const pool = pools.get(origin.origin, options);
+  const headers = upstreamRequestHeaders(x.req.rawHeaders, x.req.headers.connection);
+  headers.push('x-request-id', x.requestId, 'x-fender-timeout', formatDeadlineHeader(x.timeLeft()));
+
+  let decision: RetryDecision | undefined;
+  let committed = false;
+  let upstreamStatus = 0;
+  try {
+    await attempt(
+      pool,
+      {
+        method: x.req.method ?? 'GET',
+        path: target.pathAndQuery,
+        headers,
+        body: bodyOf(body),
+        readMs: route.policy.timeouts.readMs,
+        signal: x.signal,
+      },
+      (status, upstreamHeaders) => {
+        decision = hooks.decide({ kind: 'response', status }, upstreamHeaders['retry-after']);
+        if (decision.retry) return discard();
+
+        committed = true;
+        upstreamStatus = status;
+        const out = clientResponseHeaders(upstreamHeaders);
+        out['x-request-id'] = x.requestId;
+        out['x-fender-attempts'] = String(x.attempts);
+        if (x.responseTarget !== undefined) return x.responseTarget(status, out);
+        x.res.writeHead(status, out);
+
+        return x.res;
+      },
+    );
+  } catch (error) {
+    return failure(x, error, committed, decision);
+  }
+  if (decision?.retry === true)
+    return { kind: 'retry', delayMs: decision.delayMs, reason: decision.reason };
+
+  // The upstream's status, which the client may not get: the cache step can
+  // send a stale entry instead.
+  return { kind: 'done', outcome: { kind: 'response', status: upstreamStatus } };
+}
+
+function failure(
+  x: Exchange,
+  error: unknown,
+  committed: boolean,
+  decision: RetryDecision | undefined,
+): AttemptEnd {
+  // A retried response whose drain failed is still retried.
+  if (decision?.retry === true && !x.signal.aborted) {
+    return { kind: 'retry', delayMs: decision.delayMs, reason: decision.reason };
+  }
+  // undici rejects with the signal's reason when the request was aborted
+  // here, and with a premature-close error when the client went away while
+  // the body streamed. Anything else is the upstream's failure, even when
+  // undici's own teardown of the response closed the client side afterwards.
+  const aborted = error instanceof AbortReason ? error.kind : undefined;
+  const clientGone =
+    aborted === 'client_closed' || errorCode(error) === 'ERR_STREAM_PREMATURE_CLOSE';
+  const kind = classifyError(error);
+  const detail = clientGone ? 'the client closed the connection' : describe(error, kind);
+  // A request cut by its own deadline counts against the upstream as a timeout.
+  const outcome: AttemptOutcome | undefined = clientGone
+    ? undefined
+    : aborted === 'deadline'
+      ? { kind: 'timeout' }
+      : outcomeOfFailure(kind);
+  // A response target may still hold the body unsent (the cache buffers
+  // it), and then nothing reached the client.
+  if (committed && x.res.headersSent) {
+    // undici destroyed the client response already; make sure the socket goes too.
+    x.res.destroy();
+
+    return outcome === undefined
+      ? { kind: 'aborted', detail }
+      : { kind: 'aborted', outcome, detail };
+  }
+  if (kind === 'forbidden') {
+    return { kind: 'failed', detail, forbidden: new FenderError('destination_forbidden', detail) };
+  }
+
+  return outcome === undefined ? { kind: 'failed', detail } : { kind: 'failed', outcome, detail };
+}
+
+function describe(error: unknown, kind: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  const prefix = kind === 'invalid-response' ? 'invalid response: ' : '';
+
+  return `${prefix}${typeof code === 'string' ? `${code} ` : ''}${message}`.slice(0, 300);
+}
