@@ -48,7 +48,11 @@ export interface AgentControl {
   /** undefined when `host` matches no configured key. */
   getBreaker(host: string): BreakerView | undefined;
   /** Forces a mode, for `forMs` milliseconds or until reset; undefined when `host` matches no configured key. */
-  overrideBreaker(host: string, mode: 'forced_open' | 'forced_closed', forMs?: number): BreakerView | undefined;
+  overrideBreaker(
+    host: string,
+    mode: 'forced_open' | 'forced_closed',
+    forMs?: number,
+  ): BreakerView | undefined;
   /** Back to `auto`, CLOSED, empty window. */
   resetBreaker(host: string): BreakerView | undefined;
   /** The effective config with secrets redacted. */

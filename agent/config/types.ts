@@ -33,7 +33,11 @@ export interface TimeoutPolicy {
 export interface RetryPolicy {
   /** Retries after the first attempt. */
   readonly retries: number;
-  readonly backoff: { readonly baseMs: number; readonly maxMs: number; readonly jitter: JitterMode };
+  readonly backoff: {
+    readonly baseMs: number;
+    readonly maxMs: number;
+    readonly jitter: JitterMode;
+  };
   readonly retryOn: OutcomeMatcher;
   /** Upper-case method names retried without an Idempotency-Key. */
   readonly methods: ReadonlySet<string>;
@@ -119,7 +123,11 @@ export interface WebhookSource {
     readonly url: string;
     readonly timeoutMs: number;
     readonly attempts: number;
-    readonly backoff: { readonly baseMs: number; readonly maxMs: number; readonly jitter: JitterMode };
+    readonly backoff: {
+      readonly baseMs: number;
+      readonly maxMs: number;
+      readonly jitter: JitterMode;
+    };
   };
   readonly dedupe: { readonly ttlMs: number };
 }

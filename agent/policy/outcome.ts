@@ -8,7 +8,8 @@ export type AttemptOutcome =
   | { readonly kind: 'timeout' };
 
 /** The `result` label of `fender_upstream_attempts_total`. */
-export type AttemptResult = '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'connect_failure' | 'reset';
+export type AttemptResult =
+  '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'connect_failure' | 'reset';
 
 const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 

@@ -56,7 +56,12 @@ export interface Telemetry {
 }
 
 export type ConfigReloadEvent =
-  | { readonly result: 'success'; readonly hash: string; readonly previousHash: string; readonly trigger: string }
+  | {
+      readonly result: 'success';
+      readonly hash: string;
+      readonly previousHash: string;
+      readonly trigger: string;
+    }
   | { readonly result: 'failure'; readonly problems: readonly string[]; readonly trigger: string };
 
 /** A Telemetry that drops everything, for unit tests and tools. */
