@@ -196,7 +196,7 @@ function failure(
   // A response target may still hold the body unsent (the cache buffers
   // it), and then nothing reached the client.
   if (committed && x.res.headersSent) {
-    // undici destroyed the client response already; make sure the socket goes too.
+    // The attempt destroyed the response already; make sure the socket goes too.
     x.res.destroy();
 
     return outcome === undefined

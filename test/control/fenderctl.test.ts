@@ -78,7 +78,10 @@ describe('fenderctl', () => {
     );
     const api = lines.find((line) => line.startsWith('api.example.com'));
     const eu = lines.find((line) => line.startsWith('eu.payments.example.com'));
-    expect(api).toMatch(/^api\.example\.com\s+-\s+open\s+auto\s+5\s+0s ago\s+in 30s\s+-$/);
+    // Spawning fenderctl may take a second or two on a loaded machine.
+    expect(api).toMatch(
+      /^api\.example\.com\s+-\s+open\s+auto\s+5\s+[0-3]s ago\s+in (2[7-9]|30)s\s+-$/,
+    );
     expect(eu).toMatch(
       /^eu\.payments\.example\.com\s+\*\.payments\.example\.com\s+closed\s+auto\s+0\s+-\s+-\s+-$/,
     );

@@ -128,7 +128,7 @@ export function send(
 export async function waitForLog(
   agent: TestAgent,
   predicate: (line: LogLine) => boolean,
-  timeoutMs = 2000,
+  timeoutMs = 5000,
 ): Promise<LogLine> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
