@@ -16,7 +16,14 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/control/**', '../control/*'], message: 'agent/ must not import control/' }] },
+        {
+          patterns: [
+            {
+              group: ['**/control/**', '../control/*'],
+              message: 'agent/ must not import control/',
+            },
+          ],
+        },
       ],
     },
   },

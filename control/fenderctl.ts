@@ -22,7 +22,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'inject') {
     const { runInject } = await import('./inject/cli.ts');
 
-    return runInject(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+    return runInject(rest, {
+      stdin: process.stdin,
+      stdout: process.stdout,
+      stderr: process.stderr,
+    });
   }
   const { runCommand } = await import('./cli/commands.ts');
 
