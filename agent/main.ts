@@ -13,7 +13,12 @@ import { drain } from './lifecycle.ts';
 import { createEgressServer } from './proxy/listener.ts';
 import { fanOut } from './telemetry/events.ts';
 import type { BoundListener } from './telemetry/listen.ts';
-import { createLogger, logTelemetry } from './telemetry/log.ts';
+import {
+  createLogger,
+  createRequestLogger,
+  logTelemetry,
+  stdoutDestination,
+} from './telemetry/log.ts';
 import { createMetrics } from './telemetry/metrics.ts';
 import { startMetricsServer } from './telemetry/metrics-server.ts';
 
@@ -61,9 +66,17 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 /** Binds the listeners for a validated snapshot; /readyz turns 200 once all are bound. */
 export async function startAgent(options: StartOptions): Promise<RunningAgent> {
   const { snapshot } = options;
-  const logger =
-    options.logger ??
-    createLogger({ level: snapshot.log.level, redactHeaders: snapshot.log.redactHeaders });
+  let logger = options.logger;
+  let requestLogger = options.logger;
+  if (logger === undefined) {
+    const destination = stdoutDestination();
+    logger = createLogger({
+      level: snapshot.log.level,
+      redactHeaders: snapshot.log.redactHeaders,
+      destination,
+    });
+    requestLogger = createRequestLogger(snapshot.log.level, destination);
+  }
   // The metrics read the agent at scrape time, which is only after it exists.
   const metrics = createMetrics({
     breakers: () => running.breakerStates(),
@@ -71,7 +84,7 @@ export async function startAgent(options: StartOptions): Promise<RunningAgent> {
     configHash: () => running.configHash(),
   });
   const running: Agent = new Agent(snapshot, {
-    telemetry: fanOut(logTelemetry(logger), metrics.telemetry),
+    telemetry: fanOut(logTelemetry(logger, requestLogger), metrics.telemetry),
     logger,
     onApply: (next) => metrics.retainHosts(next.hosts.keys()),
   });
@@ -212,9 +225,9 @@ export async function runFender(argv: string[], startControl?: ControlStarter): 
   return new Promise<number>((resolve) => {
     const { logger } = running;
     let stopping = false;
+    // Buffered log lines are written out before the exit code is returned.
     const stopNow = (code: number) => {
-      logger.flush();
-      resolve(code);
+      logger.flush(() => resolve(code));
     };
     process.on('SIGHUP', () => void running.agent.reload('SIGHUP'));
     const onSignal = (signal: NodeJS.Signals) => {

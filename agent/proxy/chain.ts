@@ -227,7 +227,7 @@ async function attemptWithPermit(
 
 function abortError(x: Exchange, state: HostState): FenderError {
   if (x.abortKind() === 'client_closed') {
-    return new FenderError('bad_request', 'the client closed the connection');
+    return new FenderError('client_closed', 'the client closed the connection before the response');
   }
 
   return new FenderError(

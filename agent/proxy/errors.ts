@@ -18,6 +18,9 @@ export const ERROR_STATUS = {
   upstream_invalid_response: 502,
   upstream_timeout: 504,
   deadline_exceeded: 504,
+  // Never sent, since the client is gone: logged and counted with the
+  // status nginx uses for a request its client abandoned.
+  client_closed: 499,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

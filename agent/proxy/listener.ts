@@ -43,7 +43,9 @@ function record(x: Exchange): RequestRecord {
     host: route?.host ?? target?.authority ?? '',
     method: x.req.method ?? '',
     path: target?.path ?? '',
-    status: x.res.statusCode,
+    // A response that never went out (the client left first) is logged with
+    // the status of the error that ended the request.
+    status: x.res.headersSent || x.error === undefined ? x.res.statusCode : x.error.status,
     attempts: x.attempts,
     durationMs: Date.now() - x.startedAt,
     ...(x.cache === undefined ? {} : { cache: x.cache }),

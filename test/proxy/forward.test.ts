@@ -411,6 +411,20 @@ describe('faults and logs', () => {
     expect(line['detail']).toBe('the client closed the connection');
   });
 
+  it('logs a client that leaves before the response as 499', async () => {
+    upstream = await startUpstream((_req, res) => setTimeout(() => res.end('late'), 300));
+    agent = await startTestAgent(config(upstream.origin));
+
+    const socket = connect(agent.ports.egress, '127.0.0.1');
+    socket.write('GET /wait HTTP/1.1\r\nHost: api.test\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.destroy();
+
+    const line = await waitForLog(agent, (l) => l.msg === 'request' && l['status'] === 499);
+    expect(line['error']).toBe('client_closed');
+    expect(agent.agent.getBreaker('api.test')?.failures).toBe(0);
+  });
+
   it('logs one line per request without query strings or credentials', async () => {
     upstream = await startUpstream((_req, res) =>
       res.writeHead(200, { 'set-cookie': 'session=s3cr3t' }).end(),
