@@ -86,6 +86,8 @@ export class Agent implements AgentControl, EgressAgent {
     const own = this.chain.ownPorts as Set<number>;
     own.clear();
     for (const port of ports) own.add(port);
+    // Upstreams resolved before the ports were known are resolved again.
+    for (const state of this.#hosts.values()) state.upstream = undefined;
   }
 
   /**

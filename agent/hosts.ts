@@ -1,6 +1,7 @@
 import type { HostPolicy } from './config/types.ts';
 import { Breaker } from './policy/breaker.ts';
 import { RetryBudget } from './policy/budget.ts';
+import type { UpstreamSpec } from './proxy/upstream.ts';
 import type { Telemetry } from './telemetry/events.ts';
 
 /** The state Fender keeps per concrete upstream host: one bad subdomain never trips another. */
@@ -12,6 +13,8 @@ export class HostState {
   readonly budget: RetryBudget;
   /** Requests to this host in flight now: the per-host bulkhead. */
   inFlight = 0;
+  /** The upstream origin and connect options, resolved on the first attempt. */
+  upstream: UpstreamSpec | undefined;
 
   constructor(host: string, policy: HostPolicy, telemetry: Telemetry) {
     this.host = host;

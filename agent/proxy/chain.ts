@@ -64,7 +64,10 @@ function route(ctx: ChainContext, x: Exchange): HostState {
   const asked = parseDeadlineHeader(x.req.headers['x-fender-timeout']);
   x.setDeadline(asked === undefined ? total : Math.min(total, asked));
 
-  return ctx.hosts.get(matched.host, matched.policy);
+  const state = ctx.hosts.get(matched.host, matched.policy);
+  x.state = state;
+
+  return state;
 }
 
 /** limits: the agent-wide and per-host bulkheads. Returns their release. */

@@ -13,8 +13,9 @@ import {
   classifyError,
   errorCode,
   outcomeOfFailure,
-  type PoolOptions,
+  upstreamSpec,
   type Pools,
+  type UpstreamSpec,
 } from './upstream.ts';
 
 /** How one attempt ended, as the retry step sees it. */
@@ -63,29 +64,34 @@ const PASSTHROUGH_LOOKUP = guardedLookup(
   'passthrough hosts may not reach loopback, link-local or this pod',
 );
 
-/** Connect options for the exchange's upstream, with the destination guards it needs. */
-function poolOptions(x: Exchange, ownPorts: ReadonlySet<number>, origin: URL): PoolOptions {
+/**
+ * Resolves where the exchange's attempts go, with the destination guards
+ * its host needs. Throws FenderError `destination_forbidden`.
+ */
+function resolveUpstream(x: Exchange, ownPorts: ReadonlySet<number>): UpstreamSpec {
   const route = x.route as NonNullable<Exchange['route']>;
+  const origin = new URL(route.upstream);
   const connectMs = route.policy.timeouts.connectMs;
+  const literal = origin.hostname.replace(/^\[|\]$/g, '');
   if (!route.configured) {
-    if (
-      isIP(origin.hostname.replace(/^\[|\]$/g, '')) !== 0 &&
-      isForbiddenPassthroughAddress(origin.hostname.replace(/^\[|\]$/g, ''))
-    ) {
+    if (isIP(literal) !== 0 && isForbiddenPassthroughAddress(literal)) {
       throw new FenderError(
         'destination_forbidden',
         `${route.host} is a loopback, link-local or local address`,
       );
     }
 
-    return { connectMs, lookup: PASSTHROUGH_LOOKUP, lookupKey: 'passthrough' };
+    return upstreamSpec(origin.origin, {
+      connectMs,
+      lookup: PASSTHROUGH_LOOKUP,
+      lookupKey: 'passthrough',
+    });
   }
   const port = Number(origin.port === '' ? (origin.protocol === 'https:' ? 443 : 80) : origin.port);
-  if (!ownPorts.has(port)) return { connectMs, lookupKey: '' };
+  if (!ownPorts.has(port)) return upstreamSpec(origin.origin, { connectMs, lookupKey: '' });
 
   // The upstream shares a port with one of Fender's listeners: allowed only
   // when it does not resolve to this machine.
-  const literal = origin.hostname.replace(/^\[|\]$/g, '');
   if (isIP(literal) !== 0 && isLocalAddress(literal)) {
     throw new FenderError(
       'destination_forbidden',
@@ -93,14 +99,14 @@ function poolOptions(x: Exchange, ownPorts: ReadonlySet<number>, origin: URL): P
     );
   }
 
-  return {
+  return upstreamSpec(origin.origin, {
     connectMs,
     lookup: guardedLookup(
       isLocalAddress,
       `port ${port} on this machine is one of Fender's own listeners`,
     ),
     lookupKey: `own:${port}`,
-  };
+  });
 }
 
 /**
@@ -117,14 +123,17 @@ export async function sendUpstreamAttempt(
 ): Promise<AttemptEnd> {
   const route = x.route as NonNullable<Exchange['route']>;
   const target = x.target as NonNullable<Exchange['target']>;
-  const origin = new URL(route.upstream);
-  let options: PoolOptions;
-  try {
-    options = poolOptions(x, ownPorts, origin);
-  } catch (error) {
-    return { kind: 'failed', detail: (error as Error).message, forbidden: error as FenderError };
+  const state = x.state as NonNullable<Exchange['state']>;
+  let upstream = state.upstream;
+  if (upstream === undefined) {
+    try {
+      upstream = resolveUpstream(x, ownPorts);
+    } catch (error) {
+      return { kind: 'failed', detail: (error as Error).message, forbidden: error as FenderError };
+    }
+    state.upstream = upstream;
   }
-  const pool = pools.get(origin.origin, options);
+  const pool = pools.get(upstream as UpstreamSpec);
   const headers = upstreamRequestHeaders(x.req.rawHeaders, x.req.headers.connection);
   headers.push('x-request-id', x.requestId, 'x-fender-timeout', formatDeadlineHeader(x.timeLeft()));
 

@@ -6,11 +6,23 @@ import type { AttemptOutcome } from '../policy/outcome.ts';
 /** Options that make two pools different even for one origin. */
 export interface PoolOptions {
   readonly connectMs: number;
-  /** PEM bundle of extra CAs trusted for `https://` upstreams. */
-  readonly ca?: string | Buffer;
   /** Resolver that refuses forbidden destinations (loopback for passthrough, Fender's own listeners). */
   readonly lookup?: LookupFunction;
+  /** Names the lookup in the pool key: pools with different guards are never shared. */
   readonly lookupKey: string;
+}
+
+/** Where one concrete host's attempts go: resolved once per host and policy. */
+export interface UpstreamSpec {
+  /** `http://host:port` or `https://host:port`. */
+  readonly origin: string;
+  readonly options: PoolOptions;
+  /** The pool key. */
+  readonly key: string;
+}
+
+export function upstreamSpec(origin: string, options: PoolOptions): UpstreamSpec {
+  return { origin, options, key: `${origin}|${options.connectMs}|${options.lookupKey}` };
 }
 
 /** Idle pools are closed after this long, so names seen once do not hold sockets forever. */
@@ -37,8 +49,8 @@ export class Pools {
     this.#sweep.unref();
   }
 
-  get(origin: string, options: PoolOptions): Pool {
-    const key = `${origin}|${options.connectMs}|${options.lookupKey}|${options.ca === undefined ? '' : 'ca'}`;
+  get(spec: UpstreamSpec): Pool {
+    const { key, origin, options } = spec;
     const entry = this.#pools.get(key);
     if (entry !== undefined) {
       entry.lastUsed = Date.now();
@@ -51,7 +63,6 @@ export class Pools {
       connect: {
         timeout: options.connectMs,
         ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
-        ...(options.ca === undefined ? {} : { ca: options.ca }),
       },
       // HTTP/1.1 to every upstream: hop-by-hop handling and streaming are
       // the same for all hosts, and the upstream sees what the app sent.
