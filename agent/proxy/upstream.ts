@@ -280,8 +280,16 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.#sink = sink;
     sink.on('drain', this.#onDrain);
     finished(sink, (error) => {
-      if (error !== undefined && error !== null) this.#controller?.abort(error);
-      else this.#succeed();
+      if (error === undefined || error === null) {
+        this.#succeed();
+
+        return;
+      }
+      // The client went away. undici's request may already be complete, in
+      // which case abort() does nothing and no error callback follows, so
+      // the attempt settles here.
+      this.#controller?.abort(error);
+      this.#fail(error);
     });
     this.#timer?.refresh();
     if (sink.writableNeedDrain) controller.pause();

@@ -411,6 +411,33 @@ describe('faults and logs', () => {
     expect(line['detail']).toBe('the client closed the connection');
   });
 
+  it('settles every request when clients vanish', async () => {
+    upstream = await startUpstream((_req, res, _body, index) => {
+      if (index % 3 === 0) setTimeout(() => res.end('slow'), 20);
+      else res.end('fast');
+    });
+    agent = await startTestAgent(config(upstream.origin));
+    const running = agent;
+
+    await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const socket = connect(running.ports.egress, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.write('GET /x HTTP/1.1\r\nHost: api.test\r\n\r\n');
+        await new Promise((resolve) => setTimeout(resolve, i % 7));
+        socket.destroy();
+      }),
+    );
+
+    const deadline = Date.now() + 3000;
+    while (running.agent.activity().inFlight > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(running.agent.activity().inFlight).toBe(0);
+    expect(running.agent.chain.inFlight).toBe(0);
+    expect((await send(running, 'api.test', '/after')).status).toBe(200);
+  });
+
   it('logs a client that leaves before the response as 499', async () => {
     upstream = await startUpstream((_req, res) => setTimeout(() => res.end('late'), 300));
     agent = await startTestAgent(config(upstream.origin));
