@@ -179,6 +179,13 @@ export class Breaker {
     });
   }
 
+  /** The state requests see now, as in view(), without building the whole view. */
+  get state(): BreakerStateName {
+    this.#advance();
+
+    return this.#visibleState();
+  }
+
   /** Returns the current state, after applying any elapsed open period or override. */
   view(): BreakerView {
     this.#advance();

@@ -101,7 +101,7 @@ function limits(ctx: ChainContext, x: Exchange, state: HostState): () => void {
 /** breaker: a permit per attempt; open fails fast with the time of the next probe. */
 function admit(x: Exchange, state: HostState): BreakerPermit {
   const permit = state.breaker.acquire();
-  x.breaker = state.breaker.view().state;
+  x.breaker = state.breaker.state;
   if (permit.admitted) return permit;
 
   const seconds = Math.max(1, Math.ceil(permit.retryAfterMs / 1000));
@@ -189,7 +189,7 @@ async function attemptWithPermit(
       // A retry is decided at the headers, so its outcome is settled now, and
       // a breaker that just opened stops the retry: the client gets this answer.
       settle(outcome);
-      if (state.breaker.view().state === 'open' && policy.breaker.mode === 'enforce') {
+      if (state.breaker.state === 'open' && policy.breaker.mode === 'enforce') {
         return { retry: false, why: 'not_retryable' } as const;
       }
 

@@ -79,15 +79,34 @@ export const silentTelemetry: Telemetry = {
 
 /** Combines several sinks into one; each event reaches each sink in order. */
 export function fanOut(...sinks: Telemetry[]): Telemetry {
+  // Plain loops: these run several times per request.
   return {
-    request: (r) => sinks.forEach((s) => s.request(r)),
-    attempt: (h, r) => sinks.forEach((s) => s.attempt(h, r)),
-    retry: (h, r) => sinks.forEach((s) => s.retry(h, r)),
-    retryBudgetExhausted: (h) => sinks.forEach((s) => s.retryBudgetExhausted(h)),
-    breakerTransition: (e) => sinks.forEach((s) => s.breakerTransition(e)),
-    cacheLookup: (h, r) => sinks.forEach((s) => s.cacheLookup(h, r)),
-    cacheEviction: (n) => sinks.forEach((s) => s.cacheEviction(n)),
-    cacheInvalidation: (n) => sinks.forEach((s) => s.cacheInvalidation(n)),
-    configReload: (e) => sinks.forEach((s) => s.configReload(e)),
+    request(r) {
+      for (const sink of sinks) sink.request(r);
+    },
+    attempt(h, r) {
+      for (const sink of sinks) sink.attempt(h, r);
+    },
+    retry(h, r) {
+      for (const sink of sinks) sink.retry(h, r);
+    },
+    retryBudgetExhausted(h) {
+      for (const sink of sinks) sink.retryBudgetExhausted(h);
+    },
+    breakerTransition(e) {
+      for (const sink of sinks) sink.breakerTransition(e);
+    },
+    cacheLookup(h, r) {
+      for (const sink of sinks) sink.cacheLookup(h, r);
+    },
+    cacheEviction(n) {
+      for (const sink of sinks) sink.cacheEviction(n);
+    },
+    cacheInvalidation(n) {
+      for (const sink of sinks) sink.cacheInvalidation(n);
+    },
+    configReload(e) {
+      for (const sink of sinks) sink.configReload(e);
+    },
   };
 }

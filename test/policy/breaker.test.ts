@@ -76,6 +76,20 @@ describe('Breaker', () => {
     ]);
   });
 
+  it('state matches the view through open and half-open', () => {
+    const { breaker } = makeBreaker();
+    expect(breaker.state).toBe('closed');
+
+    openBreaker(breaker);
+    expect(breaker.state).toBe('open');
+    expect(breaker.view().state).toBe('open');
+
+    vi.advanceTimersByTime(POLICY.openForMs);
+    expect(breaker.state).toBe(breaker.view().state);
+    breaker.force('forced_closed');
+    expect(breaker.state).toBe('closed');
+  });
+
   it('ignores successes when counting failures', () => {
     const { breaker } = makeBreaker();
     for (let i = 0; i < 4; i++) {
