@@ -18,13 +18,14 @@ export interface SidecarSettings {
   readonly extraNoProxy: readonly string[];
 }
 
-// An estimate, not a measurement: Node's baseline heap plus the shared cache
-// tier at its default `cache.maxBytes` of 64 MiB. No CPU limit by default,
+// Sized from the benchmark (docs/benchmarks.md): Node 24 idles at about
+// 120 MiB RSS with Fender loaded and peaked at 230-300 MiB under saturating
+// load, before the cache tier's default 64 MiB. No CPU limit by default,
 // because CFS throttling delays every proxied request of the pod; set one
 // per pod with the fender.dev/cpu-limit annotation.
 export const DEFAULT_RESOURCES = {
-  requests: { cpu: '100m', memory: '128Mi' },
-  limits: { memory: '256Mi' },
+  requests: { cpu: '100m', memory: '192Mi' },
+  limits: { memory: '512Mi' },
 } as const;
 
 /** The non-root user of the image (distroless `nonroot`). */

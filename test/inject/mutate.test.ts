@@ -223,9 +223,9 @@ describe('injectPod mutation', () => {
     const bad = injectPod(pod({ 'fender.dev/memory-limit': 'lots' }), OPT_OUT);
     expect(bad.status).toBe('rejected');
     expect(reasonOf(bad)).toContain('"lots", which is not a Kubernetes quantity');
-    const inverted = injectPod(pod({ 'fender.dev/memory-request': '512Mi' }), OPT_OUT);
+    const inverted = injectPod(pod({ 'fender.dev/memory-request': '1Gi' }), OPT_OUT);
     expect(inverted.status).toBe('rejected');
-    expect(reasonOf(inverted)).toContain('memory request 512Mi is above its limit 256Mi');
+    expect(reasonOf(inverted)).toContain('memory request 1Gi is above its limit 512Mi');
     const cpu = injectPod(
       pod({ 'fender.dev/cpu-request': '2', 'fender.dev/cpu-limit': '500m' }),
       OPT_OUT,
