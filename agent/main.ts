@@ -119,7 +119,7 @@ export async function startAgent(options: StartOptions): Promise<RunningAgent> {
     if (!isKubeletMount(snapshot.source)) {
       logger.warn(
         { config: snapshot.source },
-        'the config file is not behind a ..data symlink (a subPath mount, or a plain file); Kubernetes never updates a subPath mount, so mount the whole ConfigMap directory to get hot reload',
+        'the config file is not behind a ..data symlink: edits to it still reload, but if it is a subPath mount of a ConfigMap, Kubernetes never updates it; mount the whole ConfigMap directory instead',
       );
     }
     watch = watchConfig(snapshot.source, () => running.reload('watch'), {
@@ -243,7 +243,11 @@ export async function runFender(argv: string[], startControl?: ControlStarter): 
         'draining: readiness is off, egress keeps serving',
       );
       void running.drain().then(async (why) => {
-        logger.info({ why, ...running.agent.activity() }, 'drain finished; exiting');
+        const { inFlight, lastActivity } = running.agent.activity();
+        logger.info(
+          { why, inFlight, lastActivity: new Date(lastActivity).toISOString() },
+          'drain finished; exiting',
+        );
         await running.close();
         stopNow(0);
       });

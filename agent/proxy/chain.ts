@@ -219,9 +219,13 @@ async function attemptWithPermit(
       settle(end.outcome);
       if (x.signal.aborted || end.outcome === undefined) throw abortError(x, state);
 
-      const decision = decide(end.outcome);
-      if (decision.retry)
+      // As at the headers: a breaker this failure opened ends the retries,
+      // and the application learns what the last attempt ran into.
+      const breakerOpened = state.breaker.state === 'open' && policy.breaker.mode === 'enforce';
+      const decision = breakerOpened ? undefined : decide(end.outcome);
+      if (decision?.retry === true) {
         return { kind: 'retry', delayMs: decision.delayMs, reason: decision.reason };
+      }
 
       throw failureError(end.outcome, state, end.detail);
     }

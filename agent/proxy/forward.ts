@@ -224,5 +224,7 @@ function describe(error: unknown, kind: string): string {
   const code = (error as { code?: unknown } | null)?.code;
   const prefix = kind === 'invalid-response' ? 'invalid response: ' : '';
 
-  return `${prefix}${typeof code === 'string' ? `${code} ` : ''}${message}`.slice(0, 300);
+  const named = typeof code === 'string' && !message.includes(code) ? `${code} ` : '';
+
+  return `${prefix}${named}${message}`.slice(0, 300);
 }

@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { getRequestListener } from '@hono/node-server';
@@ -69,7 +75,7 @@ function serve(agent: EgressAgent, incoming: IncomingMessage, outgoing: ServerRe
         fenderError,
         x.route?.host ?? x.target?.authority ?? '',
         x.requestId,
-        x.attempts || undefined,
+        x.attempts,
       );
       // The body was not read (an early rejection): close rather than read it.
       if (!incoming.complete) outgoing.once('finish', () => incoming.destroy());
@@ -117,7 +123,7 @@ function rawError(socket: Duplex, code: ErrorCode, message: string): void {
   const body = JSON.stringify({ error: code, message, host: '', requestId });
   const status = ERROR_STATUS[code];
   socket.end(
-    `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `x-fender-error: ${code}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
   );
 }

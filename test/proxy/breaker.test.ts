@@ -126,6 +126,29 @@ describe('circuit breaker', () => {
     ).toHaveLength(9);
   });
 
+  it('stops retrying when its own failures open the breaker', async () => {
+    const port = await closedPort();
+    const yaml = `${EPHEMERAL_LISTENERS}
+defaults:
+  timeouts: { connect: 500ms, read: 1s, total: 5s }
+  retry: { retries: 3, backoff: { base: 10ms, max: 10ms } }
+  breaker: { failures: 2, openFor: 30s }
+hosts:
+  api.test:
+    upstream: http://127.0.0.1:${port}
+`;
+    agent = await startTestAgent(yaml);
+
+    const response = await send(agent, 'api.test', '/');
+
+    // The second failure opened the breaker: no third attempt, and the
+    // application gets the failure itself rather than circuit_open.
+    expect(response.status).toBe(502);
+    expect(errorBody(response).error).toBe('upstream_connect_failed');
+    expect(response.headers['x-fender-attempts']).toBe('2');
+    expect(agent.agent.getBreaker('api.test')?.state).toBe('open');
+  });
+
   it('keeps serving in shadow mode while reporting the open state', async () => {
     upstream = await startUpstream((_req, res) => res.writeHead(500).end());
     agent = await startTestAgent(
