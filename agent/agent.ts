@@ -36,6 +36,8 @@ export class Agent implements AgentControl, EgressAgent {
   readonly #onApply: (snapshot: Snapshot) => void;
   readonly #hosts: HostStates;
   #view: ConfigView;
+  /** The listener settings the process bound at start, which a reload cannot change. */
+  readonly #startedListeners: string;
   #inFlight = 0;
   #lastActivity = Date.now();
   #reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, hash: '', changed: false });
@@ -45,6 +47,7 @@ export class Agent implements AgentControl, EgressAgent {
     this.#onApply = options.onApply ?? (() => {});
     this.#hosts = new HostStates(options.telemetry);
     this.#view = { snapshot, router: new Router(snapshot) };
+    this.#startedListeners = JSON.stringify(snapshot.listeners);
     this.chain = {
       hosts: this.#hosts,
       pools: new Pools(),
@@ -96,7 +99,6 @@ export class Agent implements AgentControl, EgressAgent {
    * pools nobody uses any more drain and close on their own.
    */
   apply(snapshot: Snapshot): void {
-    const previous = this.#view.snapshot;
     const router = new Router(snapshot);
     this.#view = { snapshot, router };
     this.chain.cache.reconfigure(snapshot);
@@ -106,10 +108,12 @@ export class Agent implements AgentControl, EgressAgent {
       return route !== undefined && route.policy.key === state.key;
     });
     this.#onApply(snapshot);
-    if (JSON.stringify(previous.listeners) !== JSON.stringify(snapshot.listeners)) {
+    // Compared with the listeners as started, so every reload of a changed
+    // file says so, not only the first.
+    if (this.#startedListeners !== JSON.stringify(snapshot.listeners)) {
       this.#logger.warn(
-        { before: previous.listeners, after: snapshot.listeners },
-        'listener addresses changed in the config; they take effect after a restart',
+        { running: JSON.parse(this.#startedListeners) as unknown, file: snapshot.listeners },
+        'listener settings in the file (addresses, control tokenFile) differ from the running listeners; they take effect only after a restart',
       );
     }
   }
@@ -215,7 +219,12 @@ export class Agent implements AgentControl, EgressAgent {
 
   /** The state of a configured host (exact key, or a name a wildcard key matches). */
   #stateFor(host: string): HostState | undefined {
-    const name = host.trim().toLowerCase();
+    // The same spellings the egress proxy accepts: a trailing dot, an explicit :80.
+    const name = host
+      .trim()
+      .toLowerCase()
+      .replace(/\.(?=$|:)/, '')
+      .replace(/:80$/, '');
     const route = this.#view.router.route(name, ...splitAuthority(name));
     if (route === undefined || !route.configured) return undefined;
 

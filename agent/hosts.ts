@@ -29,8 +29,8 @@ export class HostState {
 
 /**
  * Concrete hosts matched by wildcard keys or passed through are named by the
- * application, so their number is capped; past the cap the oldest idle
- * state goes (an idle host has a closed breaker, no override, nothing in flight).
+ * application, so their number is capped; past the cap the oldest state with
+ * nothing in flight goes.
  */
 const MAX_DYNAMIC_HOSTS = 10_000;
 
@@ -42,9 +42,11 @@ const MAX_DYNAMIC_HOSTS = 10_000;
 export class HostStates {
   readonly #states = new Map<string, HostState>();
   readonly #telemetry: Telemetry;
+  readonly #maxDynamic: number;
 
-  constructor(telemetry: Telemetry) {
+  constructor(telemetry: Telemetry, maxDynamicHosts = MAX_DYNAMIC_HOSTS) {
     this.#telemetry = telemetry;
+    this.#maxDynamic = maxDynamicHosts;
   }
 
   /** Returns the state for `host` under `policy`, creating or renewing it. */
@@ -56,7 +58,7 @@ export class HostStates {
     if (state !== undefined) {
       const view = state.breaker.view();
       if (view.mode !== 'auto') renewed.breaker.force(view.mode, view.overrideUntil ?? undefined);
-    } else if (host !== policy.key && this.#states.size >= MAX_DYNAMIC_HOSTS) {
+    } else if (host !== policy.key && this.#states.size >= this.#maxDynamic) {
       this.#evictIdle();
     }
     this.#states.set(host, renewed);
@@ -80,15 +82,18 @@ export class HostStates {
     }
   }
 
+  /**
+   * Evicts the oldest dynamic host with nothing in flight, whatever its
+   * breaker state: a bounded map matters more than the state of a host not
+   * seen for the longest time. Map order is insertion order, so the walk
+   * usually stops at the first entry.
+   */
   #evictIdle(): void {
     for (const [host, state] of this.#states) {
       if (host === state.key || state.inFlight > 0) continue;
-      const view = state.breaker.view();
-      if (view.state === 'closed' && view.mode === 'auto') {
-        this.#states.delete(host);
+      this.#states.delete(host);
 
-        return;
-      }
+      return;
     }
   }
 }

@@ -407,7 +407,7 @@ function serveStale(x: Exchange, stale: StaleCandidate | undefined): boolean {
 function abortError(x: Exchange): FenderError {
   const host = x.route?.host ?? '';
   if (x.abortKind() === 'client_closed') {
-    return new FenderError('bad_request', 'the client closed the connection');
+    return new FenderError('client_closed', 'the client closed the connection before the response');
   }
 
   return new FenderError(

@@ -98,33 +98,45 @@ function limits(ctx: ChainContext, x: Exchange, state: HostState): () => void {
   };
 }
 
+function circuitOpen(state: HostState, breakerState: string, retryAfterMs: number): FenderError {
+  return new FenderError(
+    'circuit_open',
+    `the circuit breaker for ${state.host} is ${breakerState}`,
+    {
+      retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    },
+  );
+}
+
+/** breaker, before the body: rejects at once while the breaker is open, without claiming anything. */
+function failFastIfOpen(x: Exchange, state: HostState): void {
+  const policy = (x.route as NonNullable<Exchange['route']>).policy;
+  x.breaker = state.breaker.state;
+  if (x.breaker !== 'open' || policy.breaker.mode === 'shadow') return;
+
+  const view = state.breaker.view();
+  const retryAfterMs = view.retryAt === null ? policy.breaker.openForMs : view.retryAt - Date.now();
+  throw circuitOpen(state, 'open', retryAfterMs);
+}
+
 /** breaker: a permit per attempt; open fails fast with the time of the next probe. */
 function admit(x: Exchange, state: HostState): BreakerPermit {
   const permit = state.breaker.acquire();
   x.breaker = state.breaker.state;
   if (permit.admitted) return permit;
 
-  const seconds = Math.max(1, Math.ceil(permit.retryAfterMs / 1000));
-  throw new FenderError(
-    'circuit_open',
-    `the circuit breaker for ${state.host} is ${permit.state}`,
-    {
-      retryAfterSeconds: seconds,
-    },
-  );
+  throw circuitOpen(state, permit.state, permit.retryAfterMs);
 }
 
 /** retry: attempts until one answer is final, within the deadline and the budget. */
 async function breakerAndRetry(ctx: ChainContext, x: Exchange, state: HostState): Promise<void> {
   const policy = (x.route as NonNullable<Exchange['route']>).policy;
+  // An open breaker fails fast before the body is read, but the permit
+  // (a half-open probe slot) is claimed only once the body is in: a client
+  // that stalls its upload must not hold the probe.
+  failFastIfOpen(x, state);
+  const body = await readRequestBody(x.req, x.res, policy.limits.maxRequestBytes, x.signal);
   let permit = admit(x, state);
-  let body: RequestBody;
-  try {
-    body = await readRequestBody(x.req, x.res, policy.limits.maxRequestBytes);
-  } catch (error) {
-    permit.release();
-    throw error;
-  }
   state.budget.recordRequest();
 
   const method = x.req.method ?? 'GET';
@@ -212,9 +224,9 @@ async function attemptWithPermit(
       return end;
     case 'failed': {
       x.detail = end.detail;
-      if (end.forbidden !== undefined) {
+      if (end.local !== undefined) {
         settle(undefined);
-        throw end.forbidden;
+        throw end.local;
       }
       settle(end.outcome);
       if (x.signal.aborted || end.outcome === undefined) throw abortError(x, state);

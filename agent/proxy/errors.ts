@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   destination_forbidden: 403,
   bad_request: 400,
   method_not_allowed: 405,
+  request_timeout: 408,
   request_too_large: 413,
   headers_too_large: 431,
   overloaded: 503,

@@ -31,7 +31,8 @@ export type AttemptEnd =
       readonly kind: 'failed';
       readonly outcome?: AttemptOutcome;
       readonly detail: string;
-      readonly forbidden?: FenderError;
+      /** A failure Fender raised itself (destination guard, body limit): not held against the upstream. */
+      readonly local?: FenderError;
     };
 
 export interface AttemptHooks {
@@ -129,7 +130,7 @@ export async function sendUpstreamAttempt(
     try {
       upstream = resolveUpstream(x, ownPorts);
     } catch (error) {
-      return { kind: 'failed', detail: (error as Error).message, forbidden: error as FenderError };
+      return { kind: 'failed', detail: (error as Error).message, local: error as FenderError };
     }
     state.upstream = upstream;
   }
@@ -205,16 +206,20 @@ function failure(
   // A response target may still hold the body unsent (the cache buffers
   // it), and then nothing reached the client.
   if (committed && x.res.headersSent) {
-    // The attempt destroyed the response already; make sure the socket goes too.
-    x.res.destroy();
+    // A reset rather than a clean close, so that even an HTTP/1.0 client,
+    // whose body ends at the close, cannot take the cut body for a whole one.
+    x.req.socket.resetAndDestroy();
 
     return outcome === undefined
       ? { kind: 'aborted', detail }
       : { kind: 'aborted', outcome, detail };
   }
   if (kind === 'forbidden') {
-    return { kind: 'failed', detail, forbidden: new FenderError('destination_forbidden', detail) };
+    return { kind: 'failed', detail, local: new FenderError('destination_forbidden', detail) };
   }
+  // The request body failed locally (over maxRequestBytes, or the client
+  // stalled): nothing to hold against the upstream.
+  if (error instanceof FenderError) return { kind: 'failed', detail, local: error };
 
   return outcome === undefined ? { kind: 'failed', detail } : { kind: 'failed', outcome, detail };
 }

@@ -15,6 +15,18 @@ export type RequestBody =
 
 const NONE: RequestBody = { kind: 'none' };
 
+function bodyAbortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if ((reason as { kind?: string } | null)?.kind === 'client_closed') {
+    return new FenderError('client_closed', 'the client closed the connection during its upload');
+  }
+
+  return new FenderError(
+    'request_timeout',
+    'the request body did not arrive before the request deadline (timeouts.total)',
+  );
+}
+
 function tooLarge(limit: number): FenderError {
   return new FenderError(
     'request_too_large',
@@ -40,6 +52,7 @@ export async function readRequestBody(
   req: IncomingMessage,
   res: ServerResponse,
   maxBytes: number,
+  signal: AbortSignal,
 ): Promise<RequestBody> {
   if (!hasBody(req)) return NONE;
 
@@ -52,10 +65,17 @@ export async function readRequestBody(
 
   const ahead: Buffer[] = [];
   let size = 0;
+  // The request's deadline (or the client leaving) ends a stalled upload.
+  // The socket stays open, so the client still gets the error response.
+  const aborted = new Promise<never>((_resolve, reject) => {
+    if (signal.aborted) reject(bodyAbortError(signal));
+    else signal.addEventListener('abort', () => reject(bodyAbortError(signal)), { once: true });
+  });
+  aborted.catch(() => {});
   const iterator = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const readAhead = Math.min(REPLAY_LIMIT_BYTES, maxBytes);
   while (size <= readAhead && (length === undefined || length <= REPLAY_LIMIT_BYTES)) {
-    const next = await iterator.next();
+    const next = await Promise.race([iterator.next(), aborted]);
     if (next.done === true) {
       return {
         kind: 'buffer',

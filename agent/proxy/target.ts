@@ -32,6 +32,13 @@ function parseAuthority(raw: string): Pick<Target, 'authority' | 'hostname' | 'p
   return { authority: port === 80 ? hostname : `${hostname}:${port}`, hostname, port };
 }
 
+/** Drops a `#fragment`: it names a part of the resource for the client and is never sent. */
+function withoutFragment(target: string): string {
+  const hash = target.indexOf('#');
+
+  return hash === -1 ? target : target.slice(0, hash);
+}
+
 function splitPath(pathAndQuery: string): string {
   const q = pathAndQuery.indexOf('?');
 
@@ -43,7 +50,8 @@ function splitPath(pathAndQuery: string): string {
  * application sends through HTTP_PROXY) or origin form (`/path` with Host).
  * Throws FenderError `bad_request` for anything else.
  */
-export function parseTarget(url: string, hostHeader: string | undefined): Target {
+export function parseTarget(rawUrl: string, hostHeader: string | undefined): Target {
+  const url = withoutFragment(rawUrl);
   if (url.charCodeAt(0) === 47 /* '/' */) {
     if (hostHeader === undefined || hostHeader === '') {
       throw new FenderError('bad_request', 'missing Host header for an origin-form request target');

@@ -123,7 +123,6 @@ const CONNECT_ERRORS = new Set([
   'ENETUNREACH',
   'ENETDOWN',
   'EADDRNOTAVAIL',
-  'ETIMEDOUT',
   'FENDER_DESTINATION_FORBIDDEN',
 ]);
 
@@ -260,12 +259,18 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    if (this.#signal.aborted) {
-      controller.abort(this.#signal.reason);
+    if (this.#signal.aborted) controller.abort(this.#signal.reason);
+  }
 
-      return;
-    }
-    this.#timer = setTimeout(this.#onTimeout, this.#readMs);
+  // The wait for headers starts once the whole request is written, so a
+  // slow upload is bounded by the total deadline, not by the read timeout.
+  onRequestSent(): void {
+    if (this.#sink === undefined) this.#armTimer();
+  }
+
+  #armTimer(): void {
+    if (this.#timer === undefined) this.#timer = setTimeout(this.#onTimeout, this.#readMs);
+    else this.#timer.refresh();
   }
 
   onResponseStart(
@@ -291,7 +296,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       this.#controller?.abort(error);
       this.#fail(error);
     });
-    this.#timer?.refresh();
+    this.#armTimer();
     if (sink.writableNeedDrain) controller.pause();
   }
 

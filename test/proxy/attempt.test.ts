@@ -102,9 +102,31 @@ describe('attempt', () => {
     await expect(pending).rejects.toThrow('deadline');
   });
 
+  it('starts the read timeout after the upload', async () => {
+    const sink = new Writable({
+      write(_chunk, _encoding, callback) {
+        callback();
+      },
+    });
+    const { pool, aborted } = scriptedPool((handler, controller) => {
+      handler.onRequestStart?.(controller, {});
+      // The body takes three read timeouts to upload, then the answer is quick.
+      setTimeout(() => {
+        handler.onRequestSent?.();
+        handler.onResponseStart?.(controller, 200, {}, 'OK');
+        handler.onResponseEnd?.(controller, {});
+      }, 90);
+    });
+
+    await attempt(pool, request({ readMs: 30 }), () => sink);
+
+    expect(aborted).toHaveLength(0);
+  });
+
   it('aborts with a read timeout when the headers do not come', async () => {
     const { pool, aborted } = scriptedPool((handler, controller) => {
       handler.onRequestStart?.(controller, {});
+      handler.onRequestSent?.();
       setTimeout(() => handler.onResponseError?.(controller, aborted[0] as Error), 80);
     });
 

@@ -92,6 +92,27 @@ describe('circuit breaker', () => {
     expect(agent.agent.getBreaker('api.test')?.state).toBe('closed');
   });
 
+  it('does not let a stalled upload hold the half-open probe', async () => {
+    let healthy = false;
+    upstream = await startUpstream((_req, res) => res.writeHead(healthy ? 200 : 500).end());
+    agent = await startTestAgent(config(upstream.origin));
+    await openBreaker(agent);
+    healthy = true;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+
+    const { connect } = await import('node:net');
+    const stalled = connect(agent.ports.egress, '127.0.0.1');
+    stalled.on('error', () => {});
+    stalled.write('POST / HTTP/1.1\r\nHost: api.test\r\nContent-Length: 100\r\n\r\npartial');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const probe = await send(agent, 'api.test', '/');
+    stalled.destroy();
+
+    expect(probe.status).toBe(200);
+    expect(agent.agent.getBreaker('api.test')?.state).toBe('closed');
+  });
+
   it('re-opens when the probe times out, and admits one probe again', async () => {
     let hang = true;
     upstream = await startUpstream((_req, res) => {

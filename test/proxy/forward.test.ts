@@ -49,6 +49,24 @@ describe('egress forwarding', () => {
     expect(response.headers['x-fender-attempts']).toBe('1');
   });
 
+  it('drops a fragment from the target', async () => {
+    upstream = await startUpstream((_req, res) => res.end());
+    agent = await startTestAgent(config(upstream.origin));
+
+    await send(agent, 'api.test', '/doc?x=1#section-2');
+
+    expect(upstream.received[0]?.url).toBe('/doc?x=1');
+  });
+
+  it('finds breakers by the spellings the proxy accepts', async () => {
+    upstream = await startUpstream((_req, res) => res.end());
+    agent = await startTestAgent(config(upstream.origin));
+
+    expect(agent.agent.getBreaker('api.test:80')?.host).toBe('api.test');
+    expect(agent.agent.getBreaker('API.test.')?.host).toBe('api.test');
+    expect(agent.agent.getBreaker('other.test')).toBeUndefined();
+  });
+
   it('forwards the absolute form sent through HTTP_PROXY', async () => {
     upstream = await startUpstream((_req, res) => res.end('via proxy'));
     agent = await startTestAgent(config(upstream.origin));
@@ -319,6 +337,47 @@ hosts:
 
     expect(response.status).toBe(413);
     expect(upstream.received).toHaveLength(0);
+  });
+
+  it('ends a stalled upload at the deadline and frees its slot', async () => {
+    upstream = await startUpstream((_req, res) => res.end('ok'));
+    agent = await startTestAgent(`${EPHEMERAL_LISTENERS}
+defaults:
+  timeouts: { total: 500ms }
+hosts:
+  api.test:
+    upstream: ${upstream.origin}
+    limits: { maxInFlight: 1 }
+`);
+
+    const raw = await rawExchange(
+      agent.ports.egress,
+      'POST / HTTP/1.1\r\nHost: api.test\r\nContent-Length: 100\r\n\r\nonly ten b',
+    );
+
+    expect(raw).toMatch(/^HTTP\/1\.1 408/);
+    expect(raw).toContain('"error":"request_timeout"');
+    expect((await send(agent, 'api.test', '/')).status).toBe(200);
+    expect(agent.agent.activity().inFlight).toBe(0);
+  });
+
+  it('answers a streamed body over the limit with 413, not against the upstream', async () => {
+    upstream = await startUpstream((_req, res) => res.end());
+    agent = await startTestAgent(`${EPHEMERAL_LISTENERS}
+hosts:
+  api.test:
+    upstream: ${upstream.origin}
+    limits: { maxRequestBytes: 2MiB }
+`);
+
+    const response = await send(agent, 'api.test', '/', {
+      method: 'POST',
+      headers: { 'transfer-encoding': 'chunked' },
+      body: randomBytes(3 * 1024 * 1024),
+    });
+
+    expect(response.status).toBe(413);
+    expect(agent.agent.getBreaker('api.test')?.failures).toBe(0);
   });
 
   it('answers oversized request headers with 431', async () => {
