@@ -62,7 +62,12 @@ export function upstreamRequestHeaders(
   return out;
 }
 
-/** Copies the upstream's response headers for the client, without the hop-by-hop ones. */
+/**
+ * Copies the upstream's response headers for the client, without the
+ * hop-by-hop ones. NOTE: a transfer coding other than chunked (`gzip,
+ * chunked`) is removed with Transfer-Encoding in either direction, not
+ * rejected, so the receiver gets the coded bytes without being told.
+ */
 export function clientResponseHeaders(
   headers: Record<string, string | string[] | undefined>,
 ): Record<string, string | string[]> {

@@ -50,6 +50,8 @@ function splitPath(pathAndQuery: string): string {
  * application sends through HTTP_PROXY) or origin form (`/path` with Host).
  * Throws FenderError `bad_request` for anything else.
  */
+// NOTE: Node keeps the first of several Host headers, so such a request is
+// routed by that one; RFC 9112 section 3.2 asks a server to answer 400.
 export function parseTarget(rawUrl: string, hostHeader: string | undefined): Target {
   const url = withoutFragment(rawUrl);
   if (url.charCodeAt(0) === 47 /* '/' */) {
