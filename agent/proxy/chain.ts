@@ -14,7 +14,7 @@ import type { Pools } from './upstream.ts';
 import { readRequestBody, type RequestBody } from './request-body.ts';
 import { parseTarget } from './target.ts';
 
-/** What the chain needs from the agent around it. */
+/** The parts of the agent the chain uses. */
 export interface ChainContext {
   readonly hosts: HostStates;
   readonly pools: Pools;
@@ -31,16 +31,16 @@ export interface ChainContext {
 //   route → limits → cache → breaker → retry → attempt (timeouts) → upstream pool
 //
 // and the response walks back through the same steps: the attempt's outcome
-// settles the breaker permit, the retry step decides whether the client sees
-// this answer or another attempt is made, and the limits are released last.
+// settles the breaker permit, the retry step decides whether the client gets
+// this response or another attempt is made, and the limits are released last.
 // Fender's own failures are FenderErrors; the listener turns them into the
 // contract's JSON error responses.
 export async function proxy(ctx: ChainContext, x: Exchange): Promise<void> {
   const state = route(ctx, x);
   const release = limits(ctx, x, state);
   try {
-    // The cache step answers hits without touching the breaker, and serves
-    // stale entries when the breaker or upstream fails.
+    // The cache step serves hits without touching the breaker, and stale
+    // entries when the breaker or upstream fails.
     await ctx.cache.handle(x, () => breakerAndRetry(ctx, x, state));
   } finally {
     release();
@@ -61,8 +61,8 @@ function route(ctx: ChainContext, x: Exchange): HostState {
   x.route = matched;
 
   const total = matched.policy.timeouts.totalMs;
-  const asked = parseDeadlineHeader(x.req.headers['x-fender-timeout']);
-  x.setDeadline(asked === undefined ? total : Math.min(total, asked));
+  const requested = parseDeadlineHeader(x.req.headers['x-fender-timeout']);
+  x.setDeadline(requested === undefined ? total : Math.min(total, requested));
 
   const state = ctx.hosts.get(matched.host, matched.policy);
   x.state = state;
@@ -128,7 +128,7 @@ function admit(x: Exchange, state: HostState): BreakerPermit {
   throw circuitOpen(state, permit.state, permit.retryAfterMs);
 }
 
-/** retry: attempts until one answer is final, within the deadline and the budget. */
+/** retry: makes attempts until one response is final, within the deadline and the budget. */
 async function breakerAndRetry(ctx: ChainContext, x: Exchange, state: HostState): Promise<void> {
   const policy = (x.route as NonNullable<Exchange['route']>).policy;
   // An open breaker fails fast before the body is read, but the permit

@@ -12,7 +12,7 @@ export interface PoolOptions {
   readonly lookupKey: string;
 }
 
-/** Where one concrete host's attempts go: resolved once per host and policy. */
+/** The upstream of one concrete host's attempts, resolved once per host and policy. */
 export interface UpstreamSpec {
   /** `http://host:port` or `https://host:port`. */
   readonly origin: string;
@@ -65,7 +65,7 @@ export class Pools {
         ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
       },
       // HTTP/1.1 to every upstream: hop-by-hop handling and streaming are
-      // the same for all hosts, and the upstream sees what the app sent.
+      // the same for all hosts, and the upstream receives what the application sent.
       allowH2: false,
       keepAliveTimeout: 4_000,
     });
@@ -132,7 +132,7 @@ const TIMEOUT_ERRORS = new Set([
   'UND_ERR_BODY_TIMEOUT',
 ]);
 
-/** How an upstream error is classified, and whether any byte may have reached the upstream. */
+/** The class of an upstream error, which also tells whether any byte may have reached the upstream. */
 export type FailureKind =
   'connect-failure' | 'reset' | 'timeout' | 'invalid-response' | 'forbidden';
 
@@ -193,7 +193,7 @@ export interface AttemptRequest {
 
 /**
  * Called once the upstream's response headers arrive. It returns where the
- * body goes: the client's response when this answer is final, or a sink
+ * body goes: the client's response when this response is final, or a sink
  * that drains it when the attempt will be retried.
  */
 export type BodyTarget = (
@@ -278,7 +278,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
   ): void {
-    // 1xx answers are informational; the final response follows.
+    // 1xx responses are informational, and the final response follows.
     if (statusCode < 200) return;
 
     const sink = this.#target(statusCode, headers);
