@@ -96,7 +96,7 @@ export class Agent implements AgentControl, EgressAgent {
   /**
    * Swaps in a validated snapshot. Requests already running keep the view
    * they started with; state of hosts that left the config is dropped, and
-   * pools nobody uses any more drain and close on their own.
+   * unused pools drain and close on their own.
    */
   apply(snapshot: Snapshot): void {
     const router = new Router(snapshot);
@@ -109,7 +109,7 @@ export class Agent implements AgentControl, EgressAgent {
     });
     this.#onApply(snapshot);
     // Compared with the listeners as started, so every reload of a changed
-    // file says so, not only the first.
+    // file logs the warning, not only the first.
     if (this.#startedListeners !== JSON.stringify(snapshot.listeners)) {
       this.#logger.warn(
         { running: JSON.parse(this.#startedListeners) as unknown, file: snapshot.listeners },

@@ -29,8 +29,8 @@ export class HostState {
 
 /**
  * Concrete hosts matched by wildcard keys or passed through are named by the
- * application, so their number is capped; past the cap the oldest state with
- * nothing in flight goes.
+ * application, so their number is capped. Past the cap, the oldest state with
+ * nothing in flight is evicted.
  */
 const MAX_DYNAMIC_HOSTS = 10_000;
 
@@ -66,7 +66,7 @@ export class HostStates {
     return renewed;
   }
 
-  /** The state of `host` if one exists, without creating it. */
+  /** Returns the state of `host` if one exists, without creating it. */
   peek(host: string): HostState | undefined {
     return this.#states.get(host);
   }

@@ -180,7 +180,7 @@ const USAGE = `usage: fender [--config PATH]
 Runs the Fender sidecar agent. Without --config: $FENDER_CONFIG, else ${DEFAULT_CONFIG_PATH}.
 `;
 
-/** The `fender` command: run the agent, or `check` a config. Resolves with the exit code. */
+/** Runs the `fender` command (the agent, or `check` on a config) and resolves with the exit code. */
 export async function runFender(argv: string[], startControl?: ControlStarter): Promise<number> {
   if (argv[0] === 'check')
     return runCheck(argv.slice(1), { stdout: process.stdout, stderr: process.stderr });

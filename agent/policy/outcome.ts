@@ -1,6 +1,6 @@
 import type { OutcomeMatcher } from '../config/types.ts';
 
-/** What one upstream attempt came to, as the retry and breaker layers see it. */
+/** The outcome of one upstream attempt, as the retry and breaker layers classify it. */
 export type AttemptOutcome =
   | { readonly kind: 'response'; readonly status: number }
   | { readonly kind: 'connect-failure' }

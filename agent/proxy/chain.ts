@@ -199,7 +199,7 @@ async function attemptWithPermit(
       if (!decision.retry) return decision;
 
       // A retry is decided at the headers, so its outcome is settled now, and
-      // a breaker that just opened stops the retry: the client gets this answer.
+      // a breaker that just opened stops the retry: the client gets this response.
       settle(outcome);
       if (state.breaker.state === 'open' && policy.breaker.mode === 'enforce') {
         return { retry: false, why: 'not_retryable' } as const;

@@ -23,7 +23,7 @@ export interface ConfigView {
   readonly router: Router;
 }
 
-/** Why a request's controller was aborted. */
+/** The reason a request's controller was aborted. */
 export class AbortReason extends Error {
   readonly kind: 'deadline' | 'client_closed';
 
@@ -88,7 +88,7 @@ export class Exchange {
     return this.deadline - Date.now();
   }
 
-  /** Why the request was aborted, if it was. */
+  /** Returns the kind of abort, or undefined when the request was not aborted. */
   abortKind(): 'deadline' | 'client_closed' | undefined {
     const reason: unknown = this.controller.signal.reason;
 

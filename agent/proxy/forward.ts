@@ -18,7 +18,7 @@ import {
   type UpstreamSpec,
 } from './upstream.ts';
 
-/** How one attempt ended, as the retry step sees it. */
+/** The end of one attempt, as the retry step handles it. */
 export type AttemptEnd =
   /** The response went to the client in full. */
   | { readonly kind: 'done'; readonly outcome: AttemptOutcome }
@@ -36,7 +36,7 @@ export type AttemptEnd =
     };
 
 export interface AttemptHooks {
-  /** Decides at the response headers whether this answer is final. */
+  /** Decides at the response headers whether this response is final. */
   decide(outcome: AttemptOutcome, retryAfter: string | string[] | undefined): RetryDecision;
 }
 
@@ -88,7 +88,8 @@ function resolveUpstream(x: Exchange, ownPorts: ReadonlySet<number>): UpstreamSp
       lookupKey: 'passthrough',
     });
   }
-  const port = Number(origin.port === '' ? (origin.protocol === 'https:' ? 443 : 80) : origin.port);
+  const defaultPort = origin.protocol === 'https:' ? 443 : 80;
+  const port = origin.port === '' ? defaultPort : Number(origin.port);
   if (!ownPorts.has(port)) return upstreamSpec(origin.origin, { connectMs, lookupKey: '' });
 
   // The upstream shares a port with one of Fender's listeners: allowed only
@@ -111,7 +112,7 @@ function resolveUpstream(x: Exchange, ownPorts: ReadonlySet<number>): UpstreamSp
 }
 
 /**
- * Sends one attempt upstream and streams its answer to the client, unless
+ * Sends one attempt upstream and streams its response to the client, unless
  * `hooks.decide` chooses to retry. Never throws for upstream failures: they
  * come back as an AttemptEnd.
  */

@@ -66,7 +66,7 @@ export function upstreamRequestHeaders(
  * Copies the upstream's response headers for the client, without the
  * hop-by-hop ones. NOTE: a transfer coding other than chunked (`gzip,
  * chunked`) is removed with Transfer-Encoding in either direction, not
- * rejected, so the receiver gets the coded bytes without being told.
+ * rejected, so the receiver gets the coded bytes with no header that names the coding.
  */
 export function clientResponseHeaders(
   headers: Record<string, string | string[] | undefined>,

@@ -15,7 +15,7 @@ import { proxy, type ChainContext } from './chain.ts';
 import { ERROR_STATUS, FenderError, sendError, type ErrorCode } from './errors.ts';
 import { Exchange, type ConfigView } from './exchange.ts';
 
-/** What the egress listener needs from the agent. */
+/** The parts of the agent the egress listener uses. */
 export interface EgressAgent {
   readonly chain: ChainContext;
   /** The config new requests start with. */
@@ -33,7 +33,7 @@ type Bindings = { incoming: IncomingMessage; outgoing: ServerResponse };
 function errorOf(error: unknown, x: Exchange): FenderError {
   if (error instanceof FenderError) return error;
   // Not one of Fender's own failures: a bug. The client still gets a JSON
-  // answer and the log line says what went wrong.
+  // response, and the log line records what went wrong.
   x.detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
   return new FenderError('upstream_reset', 'internal error while proxying the request');
@@ -112,7 +112,7 @@ function jsonResponse(code: ErrorCode, message: string): Response {
   });
 }
 
-/** Answers on a raw socket, for requests Node rejects before any handler runs. */
+/** Writes an error response on a raw socket, for requests Node rejects before any handler runs. */
 function rawError(socket: Duplex, code: ErrorCode, message: string): void {
   if (!socket.writable) {
     socket.destroy();

@@ -45,7 +45,7 @@ function hasBody(req: IncomingMessage): boolean {
 /**
  * Reads the request body as far as the replay limit allows. Throws
  * `request_too_large` as soon as the declared or the counted size passes
- * `maxBytes`; a streamed body that passes it later fails its upstream
+ * `maxBytes`. A streamed body that passes it later fails its upstream
  * request with the same error.
  */
 export async function readRequestBody(

@@ -1,6 +1,6 @@
 import { FenderError } from './errors.ts';
 
-/** Where the application wants its request to go, as parsed from the request line and Host. */
+/** The destination of a request, as parsed from the request line and Host. */
 export interface Target {
   /** Lower-cased `host` or `host:port`; port 80 is dropped, as it is the default of plain HTTP. */
   readonly authority: string;
@@ -51,7 +51,7 @@ function splitPath(pathAndQuery: string): string {
  * Throws FenderError `bad_request` for anything else.
  */
 // NOTE: Node keeps the first of several Host headers, so such a request is
-// routed by that one; RFC 9112 section 3.2 asks a server to answer 400.
+// routed by that one; RFC 9112 section 3.2 requires a 400 response.
 export function parseTarget(rawUrl: string, hostHeader: string | undefined): Target {
   const url = withoutFragment(rawUrl);
   if (url.charCodeAt(0) === 47 /* '/' */) {

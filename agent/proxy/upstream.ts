@@ -100,10 +100,6 @@ export class Pools {
     void entry.pool.close().catch(() => {});
   }
 
-  get size(): number {
-    return this.#pools.size;
-  }
-
   async close(): Promise<void> {
     clearInterval(this.#sweep);
     const pools = [...this.#pools.values()];
@@ -132,7 +128,7 @@ const TIMEOUT_ERRORS = new Set([
   'UND_ERR_BODY_TIMEOUT',
 ]);
 
-/** The class of an upstream error, which also tells whether any byte may have reached the upstream. */
+/** The class of an upstream error; `connect-failure` means no request byte reached the upstream. */
 export type FailureKind =
   'connect-failure' | 'reset' | 'timeout' | 'invalid-response' | 'forbidden';
 

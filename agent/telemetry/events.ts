@@ -22,7 +22,7 @@ export interface RequestRecord {
   readonly durationMs: number;
   readonly cache?: CacheStatus;
   readonly breaker?: BreakerStateName;
-  /** Fender's error code when Fender answered itself. */
+  /** Fender's error code when Fender made the response itself. */
   readonly error?: string;
   /** The underlying failure, for the log only (never a metric label). */
   readonly detail?: string;

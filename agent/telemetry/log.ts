@@ -93,7 +93,7 @@ export function formatRequestLine(record: RequestRecord, time = new Date()): str
 }
 
 /**
- * The log side of the telemetry: one line per request (on `requestLogger`),
+ * Returns the log side of the telemetry: one line per request (on `requestLogger`),
  * breaker transitions at warn, reloads.
  */
 export function logTelemetry(logger: Logger, requestLogger: Logger = logger): Telemetry {

@@ -41,7 +41,7 @@ export function spawnFender(args: string[], env: NodeJS.ProcessEnv = {}): AgentP
   return { child, output, exited };
 }
 
-/** Polls `url` until it answers `status`, or throws after `timeoutMs`. */
+/** Polls `url` until it responds with `status`, or throws after `timeoutMs`. */
 export async function waitForStatus(
   url: string,
   status: number,

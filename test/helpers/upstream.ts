@@ -66,7 +66,7 @@ export async function startUpstream(handler: UpstreamHandler): Promise<FakeUpstr
   };
 }
 
-/** A port nothing listens on: bound once, then closed. */
+/** Returns a port nothing listens on (bound once, then closed). */
 export async function closedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -47,7 +47,7 @@ function request(overrides: Partial<AttemptRequest> = {}): AttemptRequest {
   };
 }
 
-/** A client response that accepts writes but never flushes them. */
+/** Returns a client response that accepts writes but never flushes them. */
 function stuckSink(): Writable {
   return new Writable({ write() {} });
 }
@@ -110,7 +110,7 @@ describe('attempt', () => {
     });
     const { pool, aborted } = scriptedPool((handler, controller) => {
       handler.onRequestStart?.(controller, {});
-      // The body takes three read timeouts to upload, then the answer is quick.
+      // The body takes three read timeouts to upload, then the response is quick.
       setTimeout(() => {
         handler.onRequestSent?.();
         handler.onResponseStart?.(controller, 200, {}, 'OK');

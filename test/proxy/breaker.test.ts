@@ -87,7 +87,7 @@ describe('circuit breaker', () => {
     );
     expect(ok).toHaveLength(1);
     expect(rejected).toHaveLength(49);
-    // The rejections come at once, well before the probe's 500 ms answer.
+    // The rejections come at once, well before the probe's 500 ms response.
     expect(times.filter((t) => t < 400)).toHaveLength(49);
     expect(agent.agent.getBreaker('api.test')?.state).toBe('closed');
   });

@@ -39,7 +39,7 @@ hosts:
 `;
 }
 
-/** Answers with `statuses` in turn, then 200. */
+/** Starts an upstream that responds with `statuses` in turn, then 200. */
 function sequence(statuses: number[], headers: Record<string, string> = {}) {
   return startUpstream((_req, res, _body, index) => {
     const status = statuses[index] ?? 200;
@@ -203,7 +203,7 @@ describe('retries', () => {
 
   it('shortens the deadline with x-fender-timeout and sends the time left upstream', async () => {
     upstream = await startUpstream(() => {
-      // Never answers: the deadline ends the request.
+      // Never responds: the deadline ends the request.
     });
     agent = await startTestAgent(
       config(upstream.origin, '', '{ connect: 1s, read: 5s, total: 10s }'),

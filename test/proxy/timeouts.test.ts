@@ -40,7 +40,7 @@ hosts:
 ${extra}`;
 }
 
-/** A TCP server that accepts and then stays silent, or writes `reply` raw. */
+/** Starts a TCP server that accepts and then stays silent, or writes `reply` raw. */
 async function rawServer(reply?: string): Promise<number> {
   tcp = createTcpServer((socket) => {
     sockets.add(socket);
@@ -54,7 +54,7 @@ async function rawServer(reply?: string): Promise<number> {
 
 describe('timeouts', () => {
   it('ends a connect that never completes with upstream_connect_failed', async () => {
-    // A TLS upstream whose server never answers the ClientHello: the
+    // A TLS upstream whose server never replies to the ClientHello: the
     // handshake is part of the connect phase.
     const port = await rawServer();
     agent = await startTestAgent(
@@ -124,7 +124,7 @@ hosts:
 
     const response = await send(agent, 'api.test', '/');
 
-    // Retries stop when the next one cannot fit; the last answer goes back.
+    // Retries stop when the next one cannot fit; the last response goes back.
     expect(Date.now() - started).toBeLessThan(1000);
     expect(response.status).toBe(503);
     expect(upstream.received.length).toBeGreaterThanOrEqual(3);
